@@ -116,6 +116,10 @@ type Result struct {
 	Vendor string
 	TaskID string
 	Model  Model
+	// SourceURL is where the vendor served the image. It expires (24 h at
+	// most vendors); a front end may hand it back to the same vendor for an
+	// edit while it is fresh, instead of uploading the bytes again.
+	SourceURL string
 	// SubmittedAt is when the vendor accepted the task, FinishedAt when the
 	// bot saw it finish, and DownloadedAt when the image was in hand; all on
 	// the local clock.

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -246,11 +247,8 @@ func isDialError(err error) bool {
 // redact drops the URL from *url.Error so no query string (signed URLs,
 // keys) reaches logs.
 func redact(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
 	}
 	return err
 }

@@ -1,0 +1,7 @@
+package apixo
+
+// Unexported parsers, exposed to the external tests and fuzz targets.
+var (
+	ParseStatus = parseStatus
+	Classify    = classify
+)
