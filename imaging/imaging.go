@@ -10,6 +10,7 @@ package imaging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -205,6 +206,11 @@ func (p Progress) String() string {
 	}
 	return s
 }
+
+// ErrNoTask is wrapped by a CallbackVendor's error for a well-formed,
+// authentic callback that concerns no task (a vendor's endpoint test): the
+// receiver answers it with 2xx and does nothing else.
+var ErrNoTask = errors.New("imaging: callback concerns no task")
 
 // CallbackVendor is implemented by vendors that can POST a task's final
 // state to a URL the bot names in Request.CallbackURL.

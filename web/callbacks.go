@@ -84,7 +84,12 @@ func (c *Callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	vendorName, jobID, tok := parts[0], parts[1], parts[2]
 	v, ok := c.Vendors[vendorName]
-	if !ok || !hmac.Equal([]byte(tok), []byte(c.token(vendorName, jobID))) {
+	if !ok {
+		c.count("unknown", "bad_token") // a fixed label: paths are attacker-chosen
+		http.NotFound(w, r)
+		return
+	}
+	if !hmac.Equal([]byte(tok), []byte(c.token(vendorName, jobID))) {
 		c.count(vendorName, "bad_token")
 		http.NotFound(w, r)
 		return
@@ -103,7 +108,7 @@ func (c *Callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// ToAPIs' endpoint.test and similar probes carry no task: accept
 		// them so the vendor sees a working endpoint.
-		if strings.Contains(strings.ToLower(err.Error()), "test") {
+		if errors.Is(err, imaging.ErrNoTask) {
 			c.count(vendorName, "test")
 			w.WriteHeader(http.StatusOK)
 			return
@@ -120,6 +125,7 @@ func (c *Callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
+		c.count(vendorName, "store_error")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}

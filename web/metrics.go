@@ -94,7 +94,8 @@ func (m *Metrics) Refused(reason string) {
 	m.refusals[reason]++
 }
 
-// Callback counts a vendor callback by result (accepted, forged, unknown).
+// Callback counts a vendor callback by result (accepted, idle, test,
+// bad_token, rejected, mismatch, unknown_job, too_large, store_error).
 func (m *Metrics) Callback(vendor, result string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -118,37 +119,37 @@ func (m *Metrics) Write(w io.Writer) {
 
 	head("fluxbot_jobs_total", "counter", "Jobs finished, by vendor and outcome (succeeded or the failure kind).")
 	for _, k := range sortedKeys(m.jobs) {
-		fmt.Fprintf(w, "fluxbot_jobs_total{vendor=%q,outcome=%q} %d\n", k[0], k[1], m.jobs[k])
+		fmt.Fprintf(w, "fluxbot_jobs_total{vendor=\"%s\",outcome=\"%s\"} %d\n", esc(k[0]), esc(k[1]), m.jobs[k])
 	}
 	head("fluxbot_jobs_submitted_total", "counter", "Jobs the vendor accepted.")
 	for _, k := range slices.Sorted(maps.Keys(m.submitted)) {
-		fmt.Fprintf(w, "fluxbot_jobs_submitted_total{vendor=%q} %d\n", k, m.submitted[k])
+		fmt.Fprintf(w, "fluxbot_jobs_submitted_total{vendor=\"%s\"} %d\n", esc(k), m.submitted[k])
 	}
 	head("fluxbot_refusals_total", "counter", "Requests refused before any vendor call, by reason.")
 	for _, k := range slices.Sorted(maps.Keys(m.refusals)) {
-		fmt.Fprintf(w, "fluxbot_refusals_total{reason=%q} %d\n", k, m.refusals[k])
+		fmt.Fprintf(w, "fluxbot_refusals_total{reason=\"%s\"} %d\n", esc(k), m.refusals[k])
 	}
 	head("fluxbot_status_polls_total", "counter", "Vendor status polls made by finished jobs.")
 	for _, k := range slices.Sorted(maps.Keys(m.polls)) {
-		fmt.Fprintf(w, "fluxbot_status_polls_total{vendor=%q} %d\n", k, m.polls[k])
+		fmt.Fprintf(w, "fluxbot_status_polls_total{vendor=\"%s\"} %d\n", esc(k), m.polls[k])
 	}
 	head("fluxbot_cost_total", "counter", "Cost the vendors reported, by unit (USD or credits).")
-	for _, k := range sortedKeys2(m.cost) {
-		fmt.Fprintf(w, "fluxbot_cost_total{vendor=%q,unit=%q} %s\n", k[0], k[1], strconv.FormatFloat(m.cost[k], 'f', -1, 64))
+	for _, k := range sortedKeys(m.cost) {
+		fmt.Fprintf(w, "fluxbot_cost_total{vendor=\"%s\",unit=\"%s\"} %s\n", esc(k[0]), esc(k[1]), strconv.FormatFloat(m.cost[k], 'f', -1, 64))
 	}
 	head("fluxbot_callbacks_total", "counter", "Vendor callbacks received, by result.")
 	for _, k := range sortedKeys(m.callbacks) {
-		fmt.Fprintf(w, "fluxbot_callbacks_total{vendor=%q,result=%q} %d\n", k[0], k[1], m.callbacks[k])
+		fmt.Fprintf(w, "fluxbot_callbacks_total{vendor=\"%s\",result=\"%s\"} %d\n", esc(k[0]), esc(k[1]), m.callbacks[k])
 	}
 	head("fluxbot_vendor_latency_seconds", "histogram", "Time from the vendor accepting a job to the image in hand.")
 	for _, v := range slices.Sorted(maps.Keys(m.latency)) {
 		h := m.latency[v]
 		for i, b := range latencyBuckets {
-			fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_bucket{vendor=%q,le=%q} %d\n", v, strconv.FormatFloat(b, 'f', -1, 64), h.counts[i])
+			fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_bucket{vendor=\"%s\",le=\"%s\"} %d\n", esc(v), strconv.FormatFloat(b, 'f', -1, 64), h.counts[i])
 		}
-		fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_bucket{vendor=%q,le=\"+Inf\"} %d\n", v, h.n)
-		fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_sum{vendor=%q} %s\n", v, strconv.FormatFloat(h.sum, 'f', -1, 64))
-		fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_count{vendor=%q} %d\n", v, h.n)
+		fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_bucket{vendor=\"%s\",le=\"+Inf\"} %d\n", esc(v), h.n)
+		fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_sum{vendor=\"%s\"} %s\n", esc(v), strconv.FormatFloat(h.sum, 'f', -1, 64))
+		fmt.Fprintf(w, "fluxbot_vendor_latency_seconds_count{vendor=\"%s\"} %d\n", esc(v), h.n)
 	}
 	if m.QueueLen != nil {
 		head("fluxbot_queue_length", "gauge", "Jobs waiting for a vendor slot.")
@@ -166,4 +167,9 @@ func sortedKeys[V any](m map[[2]string]V) [][2]string {
 	})
 }
 
-func sortedKeys2(m map[[2]string]float64) [][2]string { return sortedKeys(m) }
+// esc escapes a label value for the Prometheus text format, which allows
+// only \\, \" and \n as escapes.
+func esc(v string) string {
+	v = strings.ToValidUTF8(v, "\uFFFD")
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+}

@@ -41,9 +41,10 @@ type Config struct {
 	AllowedChannels []string
 	VendorConc      int
 
-	DiscordToken    string
-	DiscordAPIURL   string
-	DiscordGuildIDs []string
+	DiscordToken          string
+	DiscordAPIURL         string
+	DiscordGuildIDs       []string
+	DiscordMessageContent bool
 
 	SlackBotToken      string
 	SlackAppToken      string
@@ -71,8 +72,7 @@ var defaultBases = map[string]string{
 }
 
 // loadConfig reads and validates the configuration, reporting every problem
-// at once. needChat is false for the terminal command, which needs only a
-// vendor.
+// at once.
 func loadConfig(getenv func(string) string) (*Config, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -81,7 +81,10 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	for _, n := range vendorNames {
 		up := strings.ToUpper(n)
-		vc := vendorConfig{Name: n, Key: get(up + "_API_KEY"), BaseURL: get(up + "_BASE_URL"), WebhookSecret: get(up + "_WEBHOOK_SECRET")}
+		vc := vendorConfig{Name: n, Key: get(up + "_API_KEY"), BaseURL: get(up + "_BASE_URL")}
+		if n == "poyo" || n == "toapis" { // the vendors that sign their callbacks
+			vc.WebhookSecret = get(up + "_WEBHOOK_SECRET")
+		}
 		if vc.BaseURL == "" {
 			vc.BaseURL = defaultBases[n]
 		} else if u, err := url.Parse(vc.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -92,14 +95,15 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.DefaultVendor = strings.ToLower(get("IMAGING_VENDOR"))
+	if len(c.Vendors) == 0 && !(c.DefaultVendor != "" && slices.Contains(vendorNames, c.DefaultVendor)) {
+		bad("no vendor API key is set: set one of POYO_API_KEY, TOAPIS_API_KEY, APIXO_API_KEY or VTRIX_API_KEY")
+	}
 	switch {
 	case c.DefaultVendor != "" && !slices.Contains(vendorNames, c.DefaultVendor):
 		bad("IMAGING_VENDOR=%s is not a vendor; use one of %s", c.DefaultVendor, strings.Join(vendorNames, ", "))
 	case c.DefaultVendor != "" && !c.hasVendor(c.DefaultVendor):
 		bad("IMAGING_VENDOR=%s but %s_API_KEY is empty", c.DefaultVendor, strings.ToUpper(c.DefaultVendor))
-	case len(c.Vendors) == 0:
-		bad("no vendor API key is set: set one of POYO_API_KEY, TOAPIS_API_KEY, APIXO_API_KEY or VTRIX_API_KEY")
-	case c.DefaultVendor == "":
+	case c.DefaultVendor == "" && len(c.Vendors) > 0:
 		// One key: that vendor. Several: the first in the documented order
 		// (poyo, toapis, apixo, vtrix); IMAGING_VENDOR overrides.
 		c.DefaultVendor = c.Vendors[0].Name
@@ -159,6 +163,13 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.DiscordToken = get("DISCORD_BOT_TOKEN")
 	c.DiscordAPIURL = get("DISCORD_API_URL")
 	c.DiscordGuildIDs = ratelimit.ParseList(get("DISCORD_GUILD_IDS"))
+	if v := get("DISCORD_MESSAGE_CONTENT"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("DISCORD_MESSAGE_CONTENT=%q: use true or false", v)
+		}
+		c.DiscordMessageContent = b
+	}
 	for _, g := range c.DiscordGuildIDs {
 		if _, err := strconv.ParseUint(g, 10, 64); err != nil {
 			bad("DISCORD_GUILD_IDS: %q is not a guild id (a number)", g)

@@ -51,6 +51,9 @@ func imagine(ctx context.Context, args []string, getenv func(string) string, std
 	if vendor == "" {
 		vendor = svc.Default()
 	}
+	if _, _, err := svc.Prepare(vendor, &req); err != nil {
+		return describe(err)
+	}
 	fmt.Fprintf(stderr, "submitting to %s…\n", vendor)
 	task, err := svc.Submit(ctx, vendor, &req)
 	if err != nil {

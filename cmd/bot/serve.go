@@ -38,6 +38,9 @@ const shutdownGrace = 8 * time.Second
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
+		if getenv("DISCORD_BOT_TOKEN") == "" && getenv("SLACK_BOT_TOKEN") == "" {
+			err = errors.Join(err, errNoFrontEnd)
+		}
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	if !cfg.DiscordEnabled() && !cfg.SlackEnabled() {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fluxbot/fluxbot/imaging"
 )
 
 // Callback errors. Callers answer ErrTestEvent with a 2xx and otherwise
@@ -19,7 +21,7 @@ import (
 var (
 	// ErrTestEvent is returned for ToAPIs' endpoint.test event, sent from
 	// the console to check the endpoint; it names no task.
-	ErrTestEvent = errors.New("toapis: webhook endpoint test event")
+	ErrTestEvent = fmt.Errorf("toapis: webhook endpoint test event: %w", imaging.ErrNoTask)
 	// ErrBadSignature is a callback with missing or invalid signature
 	// headers.
 	ErrBadSignature = errors.New("toapis: bad webhook signature")
