@@ -90,6 +90,9 @@ func ParseAspect(s string) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if !plainNumber(w) || !plainNumber(h) {
+		return 0, false
+	}
 	wi, err1 := strconv.Atoi(w)
 	hi, err2 := strconv.Atoi(h)
 	if err1 != nil || err2 != nil || wi <= 0 || hi <= 0 || wi > 10000 || hi > 10000 {
@@ -188,4 +191,17 @@ func humanBytes(n int64) string {
 		return strconv.FormatInt(n>>10, 10) + " KB"
 	}
 	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// plainNumber reports whether s is digits with no sign and no leading zero.
+func plainNumber(s string) bool {
+	if s == "" || len(s) > 5 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -248,7 +248,6 @@ func TestParseAspect(t *testing.T) {
 }
 
 func TestBugParseAspectAcceptsSign(t *testing.T) {
-	t.Skip(`core bug: capabilities.go ParseAspect uses strconv.Atoi, which accepts a leading "+", so "+16:9" passes a free-form vendor's Check (and --ar) and is sent verbatim`)
 	t.Parallel()
 	if got, ok := imaging.ParseAspect("+16:9"); ok {
 		t.Errorf(`ParseAspect("+16:9") = %v, true; want false (not W:H with digits)`, got)

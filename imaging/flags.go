@@ -139,7 +139,7 @@ func flagToken(tok string) (name, val string, hasVal, ok bool) {
 	default:
 		return "", "", false, false
 	}
-	if rest == "" || !unicode.IsLetter(rune(rest[0])) {
+	if rest == "" || !isASCIILetter(rest[0]) {
 		return "", "", false, false
 	}
 	name, val, hasVal = strings.Cut(rest, "=")
@@ -209,3 +209,5 @@ func trunc(s string) string {
 	}
 	return s
 }
+
+func isASCIILetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }

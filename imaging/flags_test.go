@@ -179,7 +179,6 @@ func TestParseFlagsThenCheck(t *testing.T) {
 }
 
 func TestBugFlagTokenChecksByteNotRune(t *testing.T) {
-	t.Skip("core bug: flags.go flagToken tests unicode.IsLetter(rune(rest[0])) on the first BYTE, so a dash followed by a multi-byte non-letter (—— , —“, --…) is taken for an unknown option")
 	t.Parallel()
 	for _, in := range []string{"the end —— or is it", `she said —“hello”`, "and then --… nothing", "price —€5"} {
 		f, err := imaging.ParseFlags(in)

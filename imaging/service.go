@@ -30,8 +30,8 @@ type Service struct {
 	// PollDelay and PollInterval override every vendor's polling advice
 	// when non-zero.
 	PollDelay, PollInterval time.Duration
-	// Jitter is the fraction by which each poll interval varies (default
-	// 0.2: ±20%).
+	// Jitter is the fraction by which each poll interval varies (0 means
+	// the default 0.2, i.e. ±20%; a negative value turns jitter off).
 	Jitter float64
 	// Timeout bounds a job from submission to the image in hand (default
 	// 10 minutes).
@@ -402,6 +402,9 @@ func fetchOnce(ctx context.Context, cl *http.Client, url string, max int64, vend
 		e := &Error{Kind: KindUnavailable, Vendor: vendor, HTTPStatus: resp.StatusCode, Message: "downloading the result"}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			e.Kind = KindRateLimited
+		}
+		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			e.RetryAfter = d
 		}
 		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 		return nil, "", retry, e

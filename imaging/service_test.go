@@ -1207,7 +1207,6 @@ func TestDownloadCancelledDuringBackoff(t *testing.T) {
 }
 
 func TestBugDownloadIgnoresRetryAfter(t *testing.T) {
-	t.Skip("core bug: service.go fetchOnce never reads the Retry-After header, so download retries wait the fixed backoff and RetryAfterOf is 0")
 	t.Parallel()
 	tests := []struct {
 		name       string

@@ -23,7 +23,6 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -253,26 +252,9 @@ func redact(err error) error {
 	return err
 }
 
-// ParseRetryAfter reads a Retry-After header: delta seconds or an HTTP date.
+// ParseRetryAfter reads a Retry-After header; see imaging.ParseRetryAfter.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s < 0 || s > 86400 {
-			return 0, false
-		}
-		return time.Duration(s * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
+	return imaging.ParseRetryAfter(v, now)
 }
 
 // ClassifyStatus maps an HTTP status alone onto a kind, for vendors whose
