@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,7 +153,7 @@ func (m *Manager) Submit(ctx context.Context, j *Job) (*Admission, error) {
 	m.mu.Lock()
 	base, closed := m.base, m.closed
 	m.mu.Unlock()
-	if base == nil || closed {
+	if base == nil || closed || base.Err() != nil {
 		return nil, ErrClosed
 	}
 	v, _, err := m.Service.Prepare(j.Vendor, &j.Request)
@@ -183,7 +184,11 @@ func (m *Manager) Submit(ctx context.Context, j *Job) (*Admission, error) {
 		return nil, err
 	}
 	pos := m.queue(j.Vendor).Position(j.User)
-	m.start(j, ticket)
+	// The job goroutine works on its own copy: the caller's Job stays as
+	// it was accepted, so reading it after Submit is not a race.
+	own := *j
+	own.Request.Images = slices.Clone(j.Request.Images)
+	m.start(&own, ticket)
 	return &Admission{JobID: j.ID, Position: pos}, nil
 }
 
@@ -442,6 +447,7 @@ func (m *Manager) acquire(ctx context.Context, q *ratelimit.Queue, j *Job, rep R
 				return
 			case p := <-posCh:
 				if p == 0 || p == last {
+					pending = 0 // back where it was: nothing outdated to send
 					continue
 				}
 				if wait := m.progressEvery() - m.now().Sub(lastAt); last >= 0 && wait > 0 {
@@ -483,13 +489,11 @@ func (m *Manager) acquire(ctx context.Context, q *ratelimit.Queue, j *Job, rep R
 
 func (m *Manager) deliver(ctx context.Context, j *Job, rep Reporter, res *imaging.Result) {
 	j.State = Delivering
-	j.Attempts++
 	j.Cost, j.ContentType, j.ResultURL = res.Cost, res.ContentType, res.SourceURL
 	j.Elapsed = res.DownloadedAt.Sub(j.CreatedAt)
 	if res.Seed != nil {
 		j.Seed = res.Seed
 	}
-	m.save(ctx, j)
 	var err error
 	for attempt := range 4 {
 		if attempt > 0 {
@@ -497,6 +501,10 @@ func (m *Manager) deliver(ctx context.Context, j *Job, rep Reporter, res *imagin
 				return // shutting down: resumes from Delivering
 			}
 		}
+		// Every try is recorded before it is made, so a Reporter (now or
+		// after a crash) can tell a repeated delivery from the first.
+		j.Attempts++
+		m.save(ctx, j)
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 		err = rep.Deliver(dctx, j, res)
 		cancel()

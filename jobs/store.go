@@ -272,12 +272,12 @@ type MemStore struct {
 	mu     sync.Mutex
 	jobs   map[string][]byte
 	blobs  map[string][]byte
-	dedupe map[string]bool
+	dedupe map[string]time.Time
 }
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{jobs: map[string][]byte{}, blobs: map[string][]byte{}, dedupe: map[string]bool{}}
+	return &MemStore{jobs: map[string][]byte{}, blobs: map[string][]byte{}, dedupe: map[string]time.Time{}}
 }
 
 // Create implements Store.
@@ -289,10 +289,10 @@ func (m *MemStore) Create(_ context.Context, j *Job) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if j.DedupeKey != "" {
-		if m.dedupe[j.DedupeKey] {
+		if _, seen := m.dedupe[j.DedupeKey]; seen {
 			return ErrDuplicate
 		}
-		m.dedupe[j.DedupeKey] = true
+		m.dedupe[j.DedupeKey] = j.CreatedAt
 	}
 	m.jobs[j.ID] = meta
 	for i, im := range j.Request.Images {
@@ -378,7 +378,28 @@ func (m *MemStore) UsageSince(_ context.Context, since time.Time) (map[string]in
 }
 
 // Prune implements Store.
-func (m *MemStore) Prune(_ context.Context, before time.Time) error { return nil }
+func (m *MemStore) Prune(_ context.Context, before time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id := range m.jobs {
+		j, err := m.load(id)
+		if err != nil {
+			return err
+		}
+		if j.State.Finished() && j.CreatedAt.Before(before) {
+			delete(m.jobs, id)
+			for i := range j.Request.Images {
+				delete(m.blobs, string(blobKey(id, i)))
+			}
+		}
+	}
+	for k, at := range m.dedupe {
+		if at.Before(before) {
+			delete(m.dedupe, k)
+		}
+	}
+	return nil
+}
 
 // Close implements Store.
 func (m *MemStore) Close() error { return nil }
