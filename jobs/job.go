@@ -27,7 +27,7 @@ import (
 // State is where a job is in its life.
 type State string
 
-// Job states. Pending, Submitting, Submitted and Delivering are unfinished
+// Job states. Pending, Submitting, Submitted, Delivering and Failing are unfinished
 // and resumed after a restart.
 const (
 	// Pending: accepted and recorded, waiting for a vendor slot.
@@ -40,6 +40,8 @@ const (
 	Submitted State = "submitted"
 	// Delivering: the image is ready and being posted.
 	Delivering State = "delivering"
+	// Failing: the job failed and the requester is being told.
+	Failing State = "failing"
 	// Delivered and Failed are final.
 	Delivered State = "delivered"
 	Failed    State = "failed"
@@ -167,6 +169,9 @@ var ErrClosed = errors.New("jobs: shutting down")
 func UserMessage(err error) string {
 	if r, ok := errors.AsType[*ratelimit.Refusal](err); ok {
 		return r.Message()
+	}
+	if f, ok := errors.AsType[*recordedFailure](err); ok {
+		return f.msg
 	}
 	switch {
 	case errors.Is(err, ErrClosed):

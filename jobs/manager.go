@@ -167,6 +167,17 @@ func (m *Manager) Submit(ctx context.Context, j *Job) (*Admission, error) {
 		j.ID = NewID()
 	}
 	j.CreatedAt, j.State = now, Pending
+	// A repeated event is recognised before any limit is consulted, so it
+	// is ignored rather than refused.
+	if j.DedupeKey != "" {
+		seen, err := m.Store.Seen(ctx, j.DedupeKey)
+		if err != nil {
+			return nil, err
+		}
+		if seen {
+			return nil, ErrDuplicate
+		}
+	}
 	var ticket *ratelimit.Ticket
 	if m.Limiter != nil {
 		ticket, err = m.Limiter.Admit(j.User, j.Channel, now)
@@ -340,6 +351,10 @@ func (m *Manager) save(ctx context.Context, j *Job) {
 // process drives one job to its end, or until ctx ends.
 func (m *Manager) process(ctx context.Context, j *Job) {
 	rep := m.reporter(j.Platform)
+	if j.State == Failing {
+		m.finishFailed(ctx, j, rep, &recordedFailure{msg: j.Error, kind: j.ErrorKind}, j.Counted)
+		return
+	}
 	if j.State == Submitting && j.TaskID == "" {
 		m.finishFailed(ctx, j, rep, ErrMaybeSubmitted, false)
 		return
@@ -530,36 +545,48 @@ func (m *Manager) deliver(ctx context.Context, j *Job, rep Reporter, res *imagin
 // finishFailed records and reports a failure. counted says whether the
 // vendor ran (or judged) the job, so it counts against the user's limits.
 func (m *Manager) finishFailed(ctx context.Context, j *Job, rep Reporter, cause error, counted bool) {
-	if imaging.KindOf(cause) == imaging.KindSafety {
-		counted = true
+	if _, resumed := errors.AsType[*recordedFailure](cause); !resumed {
+		if imaging.KindOf(cause) == imaging.KindSafety {
+			counted = true
+		}
+		// Failing is recorded before the requester is told, and Failed
+		// only after: a crash in between tells them on the next start.
+		j.State, j.FinishedAt, j.Counted = Failing, m.now(), counted
+		j.Error, j.ErrorKind = UserMessage(cause), imaging.KindOf(cause).String()
+		m.save(ctx, j)
+		if m.Metrics != nil {
+			m.Metrics.Finished(j.Vendor, j.ErrorKind, 0, 0, nil)
+		}
+		lvl := slog.LevelInfo
+		if k := imaging.KindOf(cause); k == imaging.KindUnknown || k == imaging.KindUnauthorized || k == imaging.KindCredits {
+			lvl = slog.LevelError
+		}
+		m.log().Log(ctx, lvl, "job failed", "job", j.ID, "vendor", j.Vendor, "platform", j.Platform, "user", j.User, "kind", j.ErrorKind, "err", cause)
 	}
-	j.State, j.FinishedAt, j.Counted = Failed, m.now(), counted
-	j.Error, j.ErrorKind = UserMessage(cause), imaging.KindOf(cause).String()
-	m.save(ctx, j)
 	if t := m.ticket(j.ID); t != nil {
-		t.Done(counted, m.now())
+		t.Done(j.Counted, m.now())
 	}
-	if m.Metrics != nil {
-		m.Metrics.Finished(j.Vendor, j.ErrorKind, 0, 0, nil)
-	}
-	lvl := slog.LevelInfo
-	if k := imaging.KindOf(cause); k == imaging.KindUnknown || k == imaging.KindUnauthorized || k == imaging.KindCredits {
-		lvl = slog.LevelError
-	}
-	m.log().Log(ctx, lvl, "job failed", "job", j.ID, "vendor", j.Vendor, "platform", j.Platform, "user", j.User, "kind", j.ErrorKind, "err", cause)
 	for attempt := range 3 {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err := rep.Fail(fctx, j, cause)
 		cancel()
 		if err == nil {
-			return
+			break
 		}
 		m.log().WarnContext(ctx, "reporting failure", "job", j.ID, "attempt", attempt+1, "err", err)
 		if sleep(ctx, time.Duration(attempt+1)*2*time.Second) != nil {
-			return
+			return // shutting down: told on the next start
 		}
 	}
+	j.State = Failed // told, or given up after three tries
+	m.save(ctx, j)
 }
+
+// recordedFailure is a failure read back from the store after a restart;
+// its user message is the one recorded when it happened.
+type recordedFailure struct{ msg, kind string }
+
+func (e *recordedFailure) Error() string { return "jobs: recorded failure (" + e.kind + "): " + e.msg }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

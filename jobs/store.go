@@ -21,6 +21,8 @@ type Store interface {
 	// Create records a new job. A DedupeKey seen before fails with
 	// ErrDuplicate and records nothing.
 	Create(ctx context.Context, j *Job) error
+	// Seen reports whether a DedupeKey has been recorded.
+	Seen(ctx context.Context, key string) (bool, error)
 	// Update rewrites a job's metadata (not its reference image bytes).
 	Update(ctx context.Context, j *Job) error
 	// Get returns a job with its reference image bytes.
@@ -127,6 +129,16 @@ func (s *BoltStore) Create(_ context.Context, j *Job) error {
 type dedupeEntry struct {
 	ID string    `json:"id"`
 	At time.Time `json:"at"`
+}
+
+// Seen implements Store.
+func (s *BoltStore) Seen(_ context.Context, key string) (bool, error) {
+	seen := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seen = tx.Bucket(bucketDedupe).Get([]byte(key)) != nil
+		return nil
+	})
+	return seen, err
 }
 
 // Update implements Store.
@@ -301,6 +313,14 @@ func (m *MemStore) Create(_ context.Context, j *Job) error {
 		}
 	}
 	return nil
+}
+
+// Seen implements Store.
+func (m *MemStore) Seen(_ context.Context, key string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.dedupe[key]
+	return ok, nil
 }
 
 // Update implements Store.

@@ -321,20 +321,27 @@ func (s *Server) write(ctx context.Context, env *envelope) error {
 		if err != nil {
 			return fmt.Errorf("fakeslack: no Socket Mode connection for %s envelope: %w", env.typ, err)
 		}
+		// The send time is taken before the write: an app on the same machine
+		// can ack before writeJSON returns, and the ack's latency is measured
+		// from it.
 		s.mu.Lock()
 		f := s.frame(env)
+		first := env.firstSent.IsZero()
+		if first {
+			env.firstSent = time.Now()
+		}
 		s.mu.Unlock()
 		if err := c.writeJSON(f); err != nil {
 			c.close()
 			s.mu.Lock()
 			delete(s.conns, c.id)
+			if first && !env.acked {
+				env.firstSent = time.Time{}
+			}
 			s.mu.Unlock()
 			continue
 		}
 		s.mu.Lock()
-		if env.firstSent.IsZero() {
-			env.firstSent = time.Now()
-		}
 		s.notifyLocked()
 		s.mu.Unlock()
 		return nil
