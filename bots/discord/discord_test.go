@@ -174,9 +174,17 @@ func TestImagine(t *testing.T) {
 	if got := reqs[0]; got.Prompt != "a lighthouse at dawn" || got.AspectRatio != "16:9" || got.Seed == nil || *got.Seed != 7 || got.IsEdit() {
 		t.Errorf("vendor request = %+v", got)
 	}
-	j, err := h.mgr.Get(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
+	// The message is visible before the pipeline records the delivery.
+	var j *jobs.Job
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var err error
+		if j, err = h.mgr.Get(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		if j.State == jobs.Delivered || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if j.User != "discord:"+alice.ID || j.Channel != "discord:"+h.f.ChannelID || j.DedupeKey != "discord:i:"+it.ID || j.State != jobs.Delivered {
 		t.Errorf("job = %+v", j)

@@ -230,6 +230,7 @@ func apixoErrorBody(status int) string {
 // apixoRecorder remembers the status written and lets Faults hijack.
 type apixoRecorder struct {
 	http.ResponseWriter
+	record func() // logs the request once; nil after
 	status int
 }
 
@@ -247,15 +248,26 @@ func (r *apixoRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// Hijack records the request first (a Drop fault closes the connection, and
+// the client must not see the drop before the log does), then hijacks.
 func (r *apixoRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if r.record != nil {
+		r.record()
+		r.record = nil
+	}
 	return http.NewResponseController(r.ResponseWriter).Hijack()
 }
 
 func (s *APIXOServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
 	rec := &apixoRecorder{ResponseWriter: w}
-	defer func() {
+	rec.record = func() {
 		s.log.Add(Recorded{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body, Status: rec.status})
+	}
+	defer func() {
+		if rec.record != nil {
+			rec.record()
+		}
 	}()
 	p := r.URL.Path
 	switch {

@@ -153,6 +153,7 @@ func (s *PoYoServer) CallbackRequest(taskID string) (http.Header, []byte) {
 // poyoRecorder captures the status a handler answered with.
 type poyoRecorder struct {
 	http.ResponseWriter
+	record func() // logs the request once; nil after
 	status int
 }
 
@@ -170,15 +171,26 @@ func (r *poyoRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// Hijack records the request first (a Drop fault closes the connection, and
+// the client must not see the drop before the log does), then hijacks.
 func (r *poyoRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if r.record != nil {
+		r.record()
+		r.record = nil
+	}
 	return http.NewResponseController(r.ResponseWriter).Hijack()
 }
 
 func (s *PoYoServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	rec := &poyoRecorder{ResponseWriter: w}
-	defer func() {
+	rec.record = func() {
 		s.log.Add(Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Status: rec.status})
+	}
+	defer func() {
+		if rec.record != nil {
+			rec.record()
+		}
 	}()
 	p := r.URL.Path
 	switch {

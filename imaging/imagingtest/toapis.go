@@ -293,6 +293,7 @@ func toapisError(code, msg string) string {
 // toapisWriter records the status written and lets faults hijack.
 type toapisWriter struct {
 	http.ResponseWriter
+	record func() // logs the request once; nil after
 	status int
 }
 
@@ -310,15 +311,26 @@ func (w *toapisWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Hijack records the request first (a Drop fault closes the connection, and
+// the client must not see the drop before the log does), then hijacks.
 func (w *toapisWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.record != nil {
+		w.record()
+		w.record = nil
+	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 func (s *ToAPIsServer) serve(rw http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, toapisMaxBody+1))
 	w := &toapisWriter{ResponseWriter: rw}
-	defer func() {
+	w.record = func() {
 		s.log.Add(Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Status: w.status})
+	}
+	defer func() {
+		if w.record != nil {
+			w.record()
+		}
 	}()
 	if err != nil {
 		toapisJSON(w, http.StatusBadRequest, toapisError("invalid_request", "unreadable body"))
