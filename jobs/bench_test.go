@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,6 +102,13 @@ func BenchmarkManyInFlight(b *testing.B) {
 	eventually(b, time.Minute, func() bool { return v.Polls() >= 2*n }, "two polls per job")
 	b.StopTimer()
 
+	// CPU while all of them wait: process time over a 5 s window of steady
+	// polling (one poll per job per second).
+	cpu0, wall0, polls0 := cpuTime(), time.Now(), v.Polls()
+	time.Sleep(5 * time.Second)
+	cpuPct := 100 * (cpuTime() - cpu0).Seconds() / time.Since(wall0).Seconds()
+	pollRate := float64(v.Polls()-polls0) / time.Since(wall0).Seconds()
+
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	goroutines := runtime.NumGoroutine() - g0
@@ -116,4 +124,13 @@ func BenchmarkManyInFlight(b *testing.B) {
 	b.ReportMetric(stack/1e6, "stack-MB")
 	b.ReportMetric((heap+stack)/n, "bytes/job")
 	b.ReportMetric(submitted.Seconds()*1e6/n, "us/submit")
+	b.ReportMetric(cpuPct, "cpu-%")
+	b.ReportMetric(pollRate, "polls/s")
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
