@@ -1,11 +1,9 @@
 package imagingtest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -227,48 +225,10 @@ func apixoErrorBody(status int) string {
 	return string(apixoMarshal(apixoEnvelope{Code: status, Message: msg}))
 }
 
-// apixoRecorder remembers the status written and lets Faults hijack.
-type apixoRecorder struct {
-	http.ResponseWriter
-	record func() // logs the request once; nil after
-	status int
-}
-
-func (r *apixoRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *apixoRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Hijack records the request first (a Drop fault closes the connection, and
-// the client must not see the drop before the log does), then hijacks.
-func (r *apixoRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if r.record != nil {
-		r.record()
-		r.record = nil
-	}
-	return http.NewResponseController(r.ResponseWriter).Hijack()
-}
-
 func (s *APIXOServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
-	rec := &apixoRecorder{ResponseWriter: w}
-	rec.record = func() {
-		s.log.Add(Recorded{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body, Status: rec.status})
-	}
-	defer func() {
-		if rec.record != nil {
-			rec.record()
-		}
-	}()
+	rec := s.log.track(w, r, r.URL.RequestURI(), body)
+	defer rec.Record()
 	p := r.URL.Path
 	switch {
 	case p == apixoSubmitPath:

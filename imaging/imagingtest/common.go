@@ -9,12 +9,14 @@
 package imagingtest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -230,3 +232,44 @@ func testImage(seed int) image.Image {
 
 // TaskID makes a fake task id with a vendor-looking prefix.
 func TaskID(prefix string, n int) string { return prefix + strconv.Itoa(n) }
+
+// tracked wraps a fake's ResponseWriter: it remembers the status answered
+// and records the request in a Log exactly once — when Record is called,
+// before a Drop fault hijacks the connection (the client must not see the
+// drop before the log does), or at the latest when the handler returns.
+type tracked struct {
+	http.ResponseWriter
+	status int
+	once   sync.Once
+	rec    func(status int)
+}
+
+// track starts tracking one request; path is what the Log records.
+func (l *Log) track(w http.ResponseWriter, r *http.Request, path string, body []byte) *tracked {
+	return &tracked{ResponseWriter: w, rec: func(status int) {
+		l.Add(Recorded{Method: r.Method, Path: path, Header: r.Header.Clone(), Body: body, Status: status})
+	}}
+}
+
+// Record logs the request now, if it is not logged yet.
+func (t *tracked) Record() { t.once.Do(func() { t.rec(t.status) }) }
+
+func (t *tracked) WriteHeader(code int) {
+	if t.status == 0 {
+		t.status = code
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *tracked) Write(b []byte) (int, error) {
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	return t.ResponseWriter.Write(b)
+}
+
+// Hijack records the request, then hijacks the connection.
+func (t *tracked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	t.Record()
+	return http.NewResponseController(t.ResponseWriter).Hijack()
+}

@@ -1,7 +1,6 @@
 package imagingtest
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"crypto/hmac"
@@ -13,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -150,48 +148,10 @@ func (s *PoYoServer) CallbackRequest(taskID string) (http.Header, []byte) {
 	return h, body
 }
 
-// poyoRecorder captures the status a handler answered with.
-type poyoRecorder struct {
-	http.ResponseWriter
-	record func() // logs the request once; nil after
-	status int
-}
-
-func (r *poyoRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *poyoRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Hijack records the request first (a Drop fault closes the connection, and
-// the client must not see the drop before the log does), then hijacks.
-func (r *poyoRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if r.record != nil {
-		r.record()
-		r.record = nil
-	}
-	return http.NewResponseController(r.ResponseWriter).Hijack()
-}
-
 func (s *PoYoServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	rec := &poyoRecorder{ResponseWriter: w}
-	rec.record = func() {
-		s.log.Add(Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Status: rec.status})
-	}
-	defer func() {
-		if rec.record != nil {
-			rec.record()
-		}
-	}()
+	rec := s.log.track(w, r, r.URL.Path, body)
+	defer rec.Record()
 	p := r.URL.Path
 	switch {
 	case p == "/api/generate/submit":

@@ -1,7 +1,6 @@
 package imagingtest
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -290,48 +288,10 @@ func toapisError(code, msg string) string {
 	return string(b)
 }
 
-// toapisWriter records the status written and lets faults hijack.
-type toapisWriter struct {
-	http.ResponseWriter
-	record func() // logs the request once; nil after
-	status int
-}
-
-func (w *toapisWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *toapisWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Hijack records the request first (a Drop fault closes the connection, and
-// the client must not see the drop before the log does), then hijacks.
-func (w *toapisWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.record != nil {
-		w.record()
-		w.record = nil
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
 func (s *ToAPIsServer) serve(rw http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, toapisMaxBody+1))
-	w := &toapisWriter{ResponseWriter: rw}
-	w.record = func() {
-		s.log.Add(Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Status: w.status})
-	}
-	defer func() {
-		if w.record != nil {
-			w.record()
-		}
-	}()
+	w := s.log.track(rw, r, r.URL.Path, body)
+	defer w.Record()
 	if err != nil {
 		toapisJSON(w, http.StatusBadRequest, toapisError("invalid_request", "unreadable body"))
 		return

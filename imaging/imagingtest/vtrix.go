@@ -1,13 +1,11 @@
 package imagingtest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -143,46 +141,10 @@ func vtrixFaultBody(status int) string {
 	return VtrixErrorBody(status, status*100+1, http.StatusText(status))
 }
 
-// vtrixRecorder remembers the status written, passing Hijack through so a
-// Drop fault can close the connection. A hijacked request is logged before
-// the connection closes, so the client cannot see the drop before the log
-// does.
-type vtrixRecorder struct {
-	http.ResponseWriter
-	status int
-	logged bool
-	record func()
-}
-
-func (w *vtrixRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *vtrixRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *vtrixRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.record()
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
 func (s *VtrixServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4*vtrixMaxImageBytes*2))
-	rec := &vtrixRecorder{ResponseWriter: w}
-	rec.record = func() {
-		if !rec.logged {
-			rec.logged = true
-			s.log.Add(Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Status: rec.status})
-		}
-	}
-	defer rec.record()
+	rec := s.log.track(w, r, r.URL.Path, body)
+	defer rec.Record()
 	switch {
 	case r.URL.Path == vtrixSubmitPath:
 		if r.Method != http.MethodPost {
@@ -445,7 +407,7 @@ func (s *VtrixServer) status(w http.ResponseWriter, id string) {
 	vtrixJSON(w, body)
 }
 
-func (s *VtrixServer) download(w *vtrixRecorder, file string) {
+func (s *VtrixServer) download(w *tracked, file string) {
 	id, _, _ := strings.Cut(file, ".")
 	s.mu.Lock()
 	t, ok := s.tasks[id]
@@ -459,6 +421,6 @@ func (s *VtrixServer) download(w *vtrixRecorder, file string) {
 	w.WriteHeader(http.StatusOK)
 	// Log before the body: a large image may reach the client before the
 	// handler returns.
-	w.record()
+	w.Record()
 	_, _ = io.Copy(w, bytes.NewReader(s.cfg.Image))
 }
