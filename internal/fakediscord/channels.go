@@ -395,7 +395,14 @@ func (s *Server) handleEditMessage(c *call) {
 		}
 		limit = s.uploadLimitLocked(ch.guildID)
 	}
-	flags := int64(0)
+	s.finishEditLocked(c, m, limit, e)
+}
+
+// finishEditLocked is the shared end of both edit routes (channel message
+// and webhook message). It is called with s.mu held and the lookup's
+// result, releases the lock to read the body, then applies the edit.
+func (s *Server) finishEditLocked(c *call, m *message, limit int64, e *apiError) {
+	var flags int64
 	if m != nil {
 		flags = m.flags
 	}

@@ -78,36 +78,7 @@ func (s *Server) handleEditWebhookMessage(c *call) {
 		m, e = s.webhookMessageLocked(c, in)
 		limit = s.uploadLimitLocked(in.guildID)
 	}
-	var flags int64
-	if m != nil {
-		flags = m.flags
-	}
-	s.mu.Unlock()
-	if e != nil {
-		c.failWith(e)
-		return
-	}
-	b, e := c.readBody(limit, true)
-	if e != nil {
-		c.failWith(e)
-		return
-	}
-	input, e := parseMessage(b, kindEdit, flags, c.version)
-	if e != nil {
-		c.failWith(e)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m.deleted {
-		c.fail(http.StatusNotFound, 10008, "Unknown Message")
-		return
-	}
-	if e := s.editMessageLocked(m, input); e != nil {
-		c.failWith(e)
-		return
-	}
-	c.writeJSON(http.StatusOK, s.renderMessageLocked(m, fullView))
+	s.finishEditLocked(c, m, limit, e)
 }
 
 func (s *Server) handleDeleteWebhookMessage(c *call) {
