@@ -409,7 +409,7 @@ func (m *Manager) process(ctx context.Context, j *Job) {
 			rep.Progress(ctx, j, Update{Phase: Generating, Percent: p.Percent, Elapsed: now.Sub(j.CreatedAt), VendorState: p.State})
 		},
 	}
-	if m.CallbackURL != nil {
+	if m.CallbackURL != nil && m.CallbackURL(j) != "" {
 		if v, err := m.Service.Vendor(task.Vendor); err == nil && v.Capabilities().Callbacks {
 			o.Slow = 3 // callbacks are expected; polling is the fallback
 		}

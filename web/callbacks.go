@@ -49,9 +49,11 @@ func (c *Callbacks) token(vendor, job string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// URL is the callback URL for a job, or "" when its vendor takes none.
+// URL is the callback URL for a job, or "" when its vendor takes none or
+// PUBLIC_URL is not https (the vendors deliver callbacks over https only,
+// and PoYo refuses a submit whose callback_url is not https).
 func (c *Callbacks) URL(j *jobs.Job) string {
-	if _, ok := c.Vendors[j.Vendor]; !ok || c.PublicURL == "" {
+	if _, ok := c.Vendors[j.Vendor]; !ok || !strings.HasPrefix(c.PublicURL, "https://") {
 		return ""
 	}
 	return c.PublicURL + "/callbacks/" + j.Vendor + "/" + j.ID + "/" + c.token(j.Vendor, j.ID)

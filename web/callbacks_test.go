@@ -782,3 +782,21 @@ func TestBugCallbackUnknownVendorLabel(t *testing.T) {
 	e.post("/callbacks/%01/j/t", nil, nil)
 	scrape(t, e.m) // fails: invalid escape sequence \x
 }
+
+// Vendors deliver callbacks over https only (PoYo refuses a submit whose
+// callback_url is http), so an http PUBLIC_URL yields no callback URL and
+// the job is simply polled.
+func TestCallbackURLNeedsHTTPS(t *testing.T) {
+	for _, pub := range []string{"http://bot.example", "", "ftp://bot.example"} {
+		c := &web.Callbacks{PublicURL: pub, Key: make([]byte, 32),
+			Vendors: map[string]imaging.CallbackVendor{"apixo": apixo.New("k")}}
+		if u := c.URL(&jobs.Job{ID: "j1", Vendor: "apixo"}); u != "" {
+			t.Errorf("PublicURL %q: URL = %q, want none", pub, u)
+		}
+	}
+	c := &web.Callbacks{PublicURL: "https://bot.example", Key: make([]byte, 32),
+		Vendors: map[string]imaging.CallbackVendor{"apixo": apixo.New("k")}}
+	if u := c.URL(&jobs.Job{ID: "j1", Vendor: "apixo"}); !strings.HasPrefix(u, "https://bot.example/callbacks/apixo/j1/") {
+		t.Errorf("https PublicURL: URL = %q", u)
+	}
+}
